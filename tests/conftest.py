@@ -1,0 +1,31 @@
+"""Shared fixtures: the repository, the toc's notebooks and the built site."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from nbtools import ROOT, toc_files, toc_notebooks  # noqa: E402
+
+SITE = ROOT / "_build" / "html"
+
+
+@pytest.fixture(scope="session")
+def site() -> Path:
+    """The built website (make test builds it before running pytest)."""
+    if not (SITE / "index.html").exists():
+        pytest.fail("no built site in _build/html: run `make book` first")
+    return SITE
+
+
+def pytest_generate_tests(metafunc):
+    if "notebook" in metafunc.fixturenames:
+        paths = toc_notebooks()
+        metafunc.parametrize("notebook", paths, ids=[p.stem for p in paths])
+    if "toc_entry" in metafunc.fixturenames:
+        entries = toc_files()
+        metafunc.parametrize("toc_entry", entries, ids=entries)

@@ -1,0 +1,106 @@
+"""Every chapter notebook follows the house style (CONTRIBUTING.md) and holds one clean,
+top-to-bottom run: the rules a reader, Colab and nbval rely on."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import nbformat
+
+from nbtools import ROOT
+
+# Paths of a developer's or CI's machine must never reach a committed notebook.
+MACHINE_PATH = re.compile(r"(/work/|/root/|/home/|/tmp/|/Users/|[A-Z]:\\\\)")
+
+
+def _load(path):
+    return nbformat.read(path, as_version=4)
+
+
+def _markdown(nb):
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def _code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def test_skeleton(notebook):
+    nb = _load(notebook)
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# "), (
+        "the first cell must be the chapter's H1 title"
+    )
+    h1 = [line for line in _markdown(nb).splitlines() if re.match(r"# \S", line)]
+    assert len(h1) == 1, f"exactly one H1 title expected, found {h1}"
+    md = _markdown(nb)
+    assert "What you will learn" in first.source, "'What you will learn' list missing"
+    for heading in ("## Exercises", "## Summary"):
+        assert re.search(rf"^{heading}\s*$", md, re.M), f"section '{heading}' missing"
+    assert md.count("```{exercise}") >= 3, "at least three exercises expected"
+    assert md.count("{solution-start}") == md.count("```{exercise}"), (
+        "every exercise needs a hidden solution"
+    )
+    assert md.count("{solution-start}") == md.count("{solution-end}")
+
+
+def test_setup_cell(notebook):
+    setup = _code_cells(_load(notebook))[0].source
+    for needle in (
+        "torch.manual_seed(",
+        "torch.cuda.is_available()",
+        "torch.backends.mps.is_available()",
+        'print(f"device: {device}',
+        "TORCH_COURSE_DATA",
+        '"google.colab" in sys.modules',
+    ):
+        assert needle in setup, f"the first code cell is not the setup cell: {needle!r}"
+
+
+def test_one_clean_run(notebook):
+    nb = _load(notebook)
+    counts = [c.execution_count for c in _code_cells(nb)]
+    assert counts == list(range(1, len(counts) + 1)), (
+        f"execution counts {counts} are not one clean top-to-bottom run: "
+        f"make execute NB={notebook.relative_to(ROOT)}"
+    )
+
+
+def test_errors_only_where_tagged(notebook):
+    for index, cell in enumerate(_code_cells(_load(notebook)), start=1):
+        tags = cell.metadata.get("tags", [])
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        if "raises-exception" in tags:
+            assert errors, f"code cell {index} is tagged raises-exception: no error"
+        else:
+            assert not errors, f"code cell {index} stored an error: {errors[0].ename}"
+
+
+def test_no_machine_paths_or_addresses(notebook):
+    for index, cell in enumerate(_load(notebook).cells):
+        text = cell.source + json.dumps(cell.get("outputs", []))
+        match = MACHINE_PATH.search(text)
+        assert not match, f"cell {index} holds a machine path: {match.group(0)}…"
+
+
+def test_kernelspec_and_metadata(notebook):
+    nb = _load(notebook)
+    assert nb.metadata.kernelspec.name == "python3"
+    assert set(nb.metadata) <= {"kernelspec", "language_info", "mystnb"}, (
+        f"volatile notebook metadata: {sorted(nb.metadata)} (make execute normalises)"
+    )
+    for cell in nb.cells:
+        assert set(cell.metadata) <= {"tags"}, f"volatile cell metadata {cell.metadata}"
+
+
+def test_plot_cells_end_with_show(notebook):
+    """nbval ignores a trailing `;`: a plotting cell must end with plt.show()."""
+    for index, cell in enumerate(_code_cells(_load(notebook)), start=1):
+        src = cell.source
+        # plotting at the top level of the cell (not inside a function definition)
+        if re.search(r"^\S.*\bplt\.(subplots|figure|plot|imshow)\(", src, re.M):
+            last = [line for line in src.strip().splitlines() if line.strip()][-1]
+            assert last.strip() == "plt.show()" or "display(" in src, (
+                f"code cell {index} draws a figure but does not end with plt.show()"
+            )
