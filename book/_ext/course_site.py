@@ -13,7 +13,10 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
         return
     seen, unique = set(), []
     for script in scripts:
-        key = (str(script), repr(getattr(script, "attributes", None)))
+        # the same file or inline body, whatever priority it was added with
+        attributes = getattr(script, "attributes", {}) or {}
+        filename = str(getattr(script, "filename", "") or "")
+        key = (filename, repr(sorted(attributes.items())))
         if key not in seen:
             seen.add(key)
             unique.append(script)

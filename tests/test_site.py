@@ -1,0 +1,170 @@
+"""The built website in a real browser (Debian's Chromium driven by playwright).
+
+For every page in the toc: no console error, every image loaded, math typeset by the
+site's own MathJax, and no request leaving 127.0.0.1. Plus search, launch links, and an
+internal link + anchor check of the whole site with linkchecker.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from nbtools import ROOT, toc_files
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep pytest's output readable
+        pass
+
+    def end_headers(self):
+        self.send_header("LinkChecker", "allow")  # no throttling for our own checker
+        super().end_headers()
+
+
+def serve(directory: Path):
+    """Serve a folder on 127.0.0.1 in a thread; returns (server, base_url)."""
+    handler = functools.partial(_Quiet, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.fixture(scope="module")
+def base_url(site):
+    server, url = serve(site)
+    yield url
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: make browser installs it")
+    home = tmp_path_factory.mktemp("home")
+    os.environ.setdefault("XDG_CONFIG_HOME", str(home / "config"))
+    os.environ.setdefault("XDG_CACHE_HOME", str(home / "cache"))
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def visit(browser, url: str, base: str) -> dict:
+    """Open a page; return what went wrong on it."""
+    page = browser.new_page()
+    problems = {"console": [], "external": [], "failed": []}
+    page.on(
+        "console",
+        lambda msg: msg.type == "error" and problems["console"].append(msg.text),
+    )
+    page.on("pageerror", lambda exc: problems["console"].append(str(exc)))
+    page.on(
+        "requestfailed",
+        lambda req: req.url.startswith(base) and problems["failed"].append(req.url),
+    )
+
+    def route(route):
+        if route.request.url.startswith(base) or route.request.url.startswith("data:"):
+            route.continue_()
+        else:
+            problems["external"].append(route.request.url)
+            route.abort()
+
+    page.route("**/*", route)
+    page.goto(url, wait_until="load")
+    page.wait_for_load_state("networkidle")
+    has_math = page.evaluate("document.querySelectorAll('.math').length > 0")
+    if has_math:
+        page.wait_for_function(
+            "window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=15000
+        )
+        page.evaluate("MathJax.startup.promise")
+    problems["math_typeset"] = page.evaluate(
+        "document.querySelectorAll('mjx-container').length"
+    )
+    problems["has_math"] = has_math
+    problems["broken_images"] = page.evaluate(
+        """[...document.images].filter(i => !(i.complete && i.naturalWidth > 0))
+           .map(i => i.getAttribute('src'))"""
+    )
+    problems["html"] = page.content()
+    page.close()
+    return problems
+
+
+@pytest.mark.parametrize("entry", toc_files())
+def test_page_in_browser(browser, base_url, entry):
+    result = visit(browser, f"{base_url}/{entry}.html", base_url)
+    assert not result["console"], f"console errors: {result['console']}"
+    assert not result["external"], f"requests leaving 127.0.0.1: {result['external']}"
+    assert not result["failed"], f"failed requests: {result['failed']}"
+    assert not result["broken_images"], f"images not loaded: {result['broken_images']}"
+    if result["has_math"]:
+        assert result["math_typeset"] > 0, "math present but not typeset by MathJax"
+
+
+def test_search_finds_broadcasting(browser, base_url):
+    page = browser.new_page()
+    page.goto(f"{base_url}/search.html?q=broadcasting", wait_until="load")
+    page.wait_for_selector("#search-results li", timeout=20000)
+    hits = page.eval_on_selector_all("#search-results li a", "as => as.map(a => a.href)")
+    page.close()
+    assert any("notebooks/01_tensors" in h for h in hits), hits
+
+
+def _chapters():
+    return [e for e in toc_files() if e.startswith("notebooks/")]
+
+
+@pytest.mark.parametrize("entry", _chapters())
+def test_launch_and_download_links(site, entry):
+    html = (site / f"{entry}.html").read_text(encoding="utf-8")
+    colab = re.findall(r'href="(https://colab\.research\.google\.com/[^"]+)"', html)
+    assert colab and all(link.endswith(f"/{entry}.ipynb") for link in colab), colab
+    binder = re.findall(r'href="(https://mybinder\.org/[^"]+)"', html)
+    assert binder and all(f"{entry}.ipynb" in link for link in binder), binder
+    name = Path(entry).name
+    assert f"_sources/{entry}.ipynb" in html, "no .ipynb download link"
+    assert (site / "_sources" / "notebooks" / f"{name}.ipynb").exists()
+
+
+def run_linkchecker(url: str, home: Path) -> subprocess.CompletedProcess:
+    """linkchecker over the local site, internal links and anchors, warnings on."""
+    config = home / "linkcheckerrc"
+    config.write_text("[AnchorCheck]\n\n[output]\nstatus=0\n", encoding="utf-8")
+    exe = Path(sys.executable).with_name("linkchecker")
+    cmd = [
+        str(exe), "--config", str(config), "--no-status",
+        "--ignore-url", r"^(?!http://127\.0\.0\.1)", "--check-extern", url,
+    ]
+    env = {**os.environ, "HOME": str(home)}
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_internal_links_and_anchors(site, tmp_path):
+    server, url = serve(site)
+    try:
+        result = run_linkchecker(f"{url}/index.html", tmp_path)
+    finally:
+        server.shutdown()
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "0 warnings" in result.stdout and "0 errors" in result.stdout, result.stdout[
+        -4000:
+    ]
