@@ -29,3 +29,10 @@ def pytest_generate_tests(metafunc):
     if "toc_entry" in metafunc.fixturenames:
         entries = toc_files()
         metafunc.parametrize("toc_entry", entries, ids=entries)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """After each chapter's last cell, probe its exercise checks with wrong answers."""
+    from exercise_probe import add_probes
+
+    add_probes(items)

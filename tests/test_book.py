@@ -30,14 +30,23 @@ def test_index_redirects_to_intro(site):
 
 
 def _run_nbval(path: Path) -> subprocess.CompletedProcess:
+    shutil.copy(ROOT / "tests" / "conftest.py", path.parent / "conftest.py")
     cmd = [
-        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-        "--nbval", "--nbval-current-env",
-        "--nbval-sanitize-with", str(ROOT / "tests" / "nbval_sanitize.cfg"),
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--nbval",
+        "--nbval-current-env",
+        "--nbval-sanitize-with",
+        str(ROOT / "tests" / "nbval_sanitize.cfg"),
         str(path),
     ]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     env.setdefault("TORCH_COURSE_DATA", str(ROOT / "data"))  # as make sets it
+    env["PYTHONPATH"] = str(ROOT / "tests")
     return subprocess.run(cmd, capture_output=True, text=True, cwd=path.parent, env=env)
 
 
@@ -66,3 +75,18 @@ def test_nbval_really_compares(tmp_path):
     # exactly the altered cell fails (code cell 1: the first after the setup cell)
     assert "FAILED bad.ipynb::Cell 1 " in result.stdout, result.stdout[-2000:]
     assert "1 failed" in result.stdout, result.stdout[-2000:]
+
+
+def test_exercise_probe_catches_a_weak_check(tmp_path):
+    """The probe that runs after each chapter fails a self-check that accepts a
+    wrong answer (here: the template's check without its value test)."""
+    nb = nbformat.read(ROOT / "notebooks" / "_template.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if "def check_ex1" in c.source)
+    lines = cell.source.splitlines(keepends=True)
+    strict = [line for line in lines if "torch.equal(answer.flatten()" in line]
+    assert len(strict) == 1, "the template's value check moved: update this test"
+    cell.source = "".join(line for line in lines if line not in strict)
+    nbformat.write(nb, tmp_path / "weak.ipynb")
+    result = _run_nbval(tmp_path / "weak.ipynb")
+    assert result.returncode != 0
+    assert "check_ex1(perturbed) -> accepted" in result.stdout, result.stdout[-2000:]

@@ -19,12 +19,17 @@ from pathlib import Path
 
 import pytest
 
-from nbtools import ROOT, toc_files
+from nbtools import toc_files
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -93,7 +98,8 @@ def visit(browser, url: str, base: str) -> dict:
     has_math = page.evaluate("document.querySelectorAll('.math').length > 0")
     if has_math:
         page.wait_for_function(
-            "window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=15000
+            "window.MathJax && MathJax.startup && MathJax.startup.promise",
+            timeout=15000,
         )
         page.evaluate("MathJax.startup.promise")
     problems["math_typeset"] = page.evaluate(
@@ -124,7 +130,9 @@ def test_search_finds_broadcasting(browser, base_url):
     page = browser.new_page()
     page.goto(f"{base_url}/search.html?q=broadcasting", wait_until="load")
     page.wait_for_selector("#search-results li", timeout=20000)
-    hits = page.eval_on_selector_all("#search-results li a", "as => as.map(a => a.href)")
+    hits = page.eval_on_selector_all(
+        "#search-results li a", "as => as.map(a => a.href)"
+    )
     page.close()
     assert any("notebooks/01_tensors" in h for h in hits), hits
 
@@ -151,8 +159,14 @@ def run_linkchecker(url: str, home: Path) -> subprocess.CompletedProcess:
     config.write_text("[AnchorCheck]\n\n[output]\nstatus=0\n", encoding="utf-8")
     exe = Path(sys.executable).with_name("linkchecker")
     cmd = [
-        str(exe), "--config", str(config), "--no-status",
-        "--ignore-url", r"^(?!http://127\.0\.0\.1)", "--check-extern", url,
+        str(exe),
+        "--config",
+        str(config),
+        "--no-status",
+        "--ignore-url",
+        r"^(?!http://127\.0\.0\.1)",
+        "--check-extern",
+        url,
     ]
     env = {**os.environ, "HOME": str(home)}
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
