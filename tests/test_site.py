@@ -156,7 +156,10 @@ def test_launch_and_download_links(site, entry):
 def run_linkchecker(url: str, home: Path) -> subprocess.CompletedProcess:
     """linkchecker over the local site, internal links and anchors, warnings on."""
     config = home / "linkcheckerrc"
-    config.write_text("[AnchorCheck]\n\n[output]\nstatus=0\n", encoding="utf-8")
+    config.write_text(
+        "[checking]\nmaxrequestspersecond=100\n[AnchorCheck]\n[output]\nstatus=0\n",
+        encoding="utf-8",
+    )
     exe = Path(sys.executable).with_name("linkchecker")
     cmd = [
         str(exe),
@@ -182,3 +185,33 @@ def test_internal_links_and_anchors(site, tmp_path):
     assert "0 warnings" in result.stdout and "0 errors" in result.stdout, result.stdout[
         -4000:
     ]
+
+
+def test_checks_catch_planted_faults(site, browser, tmp_path):
+    """The site checks can fail: plant a broken link and anchor, a missing image, a
+    console error and an external request in a copy of the built site: all caught."""
+    copy = tmp_path / "site"
+    shutil.copytree(site, copy)
+    page = copy / "book" / "setup.html"
+    html = page.read_text(encoding="utf-8")
+    faults = (
+        '<a href="no-such-page.html">broken link</a>'
+        '<a href="intro.html#no-such-anchor">broken anchor</a>'
+        '<img src="../_static/no-such-image.png" alt="missing">'
+        '<img src="https://example.org/remote.png" alt="remote">'
+        '<script>console.error("planted console error")</script>'
+    )
+    page.write_text(html.replace("</main>", faults + "</main>", 1), encoding="utf-8")
+
+    server, url = serve(copy)
+    try:
+        result = visit(browser, f"{url}/book/setup.html", url)
+        links = run_linkchecker(f"{url}/index.html", tmp_path)
+    finally:
+        server.shutdown()
+    assert any("planted console error" in msg for msg in result["console"])
+    assert any("example.org" in req for req in result["external"])
+    assert any("no-such-image.png" in src for src in result["broken_images"])
+    assert links.returncode != 0
+    assert "no-such-page.html" in links.stdout
+    assert "no-such-anchor" in links.stdout, "linkchecker did not check anchors"
