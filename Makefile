@@ -69,10 +69,14 @@ $(MATHJAX_SRC)/tex-mml-chtml.js:
 	@mkdir -p $(VENV)/npm
 	@npm install --silent --no-audit --no-fund --prefix $(VENV)/npm mathjax@$(MATHJAX_VERSION)
 
+# The combined TeX component, the TeX extensions it loads on demand (\boldsymbol …),
+# its fonts, and the menu/accessibility parts it may load.
 $(MATHJAX_OUT)/tex-mml-chtml.js: $(MATHJAX_SRC)/tex-mml-chtml.js
-	@mkdir -p $(MATHJAX_OUT)/output/chtml
-	@cp $(MATHJAX_SRC)/tex-mml-chtml.js $(MATHJAX_OUT)/
+	@mkdir -p $(MATHJAX_OUT)/output/chtml $(MATHJAX_OUT)/input/tex
+	@cp -r $(MATHJAX_SRC)/ui $(MATHJAX_SRC)/a11y $(MATHJAX_OUT)/
+	@cp -r $(MATHJAX_SRC)/input/tex/extensions $(MATHJAX_OUT)/input/tex/
 	@cp -r $(MATHJAX_SRC)/output/chtml/fonts $(MATHJAX_OUT)/output/chtml/
+	@cp $(MATHJAX_SRC)/tex-mml-chtml.js $(MATHJAX_OUT)/
 
 # --- the book ----------------------------------------------------------------------
 # Fails on any cell error (only cells tagged raises-exception may raise) or warning.

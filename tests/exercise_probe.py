@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -57,7 +58,11 @@ PROBE = textwrap.dedent(
             if check is None:
                 report.append([name, "-", "not defined"])
                 continue
-            args = [eval(src, globals()) for src in sources]
+            try:
+                args = [eval(src, globals()) for src in sources]
+            except Exception as exc:
+                report.append([name, "-", f"arguments not evaluable: {exc!r}"])
+                continue
             wrong = [("None", [None, *args[1:]])]
             if args:
                 wrong.append(("perturbed", [perturb(args[0]), *args[1:]]))
@@ -115,17 +120,18 @@ class ExerciseChecksProbe(pytest.Item):
         kernel = self.parent.kernel
         code = PROBE.replace("__CALLS__", repr(self.calls))
         out: list[str] = []
+        errors: list[str] = []
 
         def hook(msg):
             if msg["msg_type"] == "stream":
                 out.append(msg["content"]["text"])
             elif msg["msg_type"] == "error":
-                out.append("\n".join(msg["content"]["traceback"]))
+                errors.append(f"{msg['content']['ename']}: {msg['content']['evalue']}")
 
         kernel.kc.execute_interactive(code, output_hook=hook, timeout=300)
-        text = "".join(out)
-        assert "__PROBE__" in text, f"the probe did not run:\n{text[-3000:]}"
-        report = json.loads(text.split("__PROBE__", 1)[1].strip().splitlines()[0])
+        found = re.search(r"^__PROBE__(.*)$", "".join(out), re.M)
+        assert found, f"the probe did not run: {errors}"
+        report = json.loads(found.group(1))
         bad = [row for row in report if row[2] != "AssertionError"]
         assert report, "no exercise check was probed"
         assert not bad, "self-checks that do not reject a wrong answer:\n" + "\n".join(

@@ -11,6 +11,7 @@ file, so that committed outputs always come from one clean run.
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from pathlib import Path
@@ -29,6 +30,13 @@ KEEP_NB_METADATA = {"kernelspec", "language_info", "mystnb"}
 # Cell-level metadata we keep: tags drive nbval and Jupyter Book.
 KEEP_CELL_METADATA = {"tags"}
 DEFAULT_TIMEOUT = 600  # seconds per cell, as in _config.yml
+# Tracebacks name the files of this machine's Python: keep only the part a reader needs.
+MACHINE_PREFIX = re.compile(r"/[^\s\x1b\"'()]*/(site-packages|lib/python3\.\d+)/")
+
+
+def strip_machine_paths(text: str) -> str:
+    """'/x/.venv/lib/python3.11/site-packages/a.py' -> '…/site-packages/a.py'"""
+    return MACHINE_PREFIX.sub(r"…/\1/", text)
 
 
 def toc_files(root: Path = ROOT) -> list[str]:
@@ -77,6 +85,10 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         if cell.cell_type == "code":
             for output in cell.get("outputs", []):
                 output.get("metadata", {}).pop("execution", None)
+                if output.output_type == "error":
+                    output.traceback = [
+                        strip_machine_paths(t) for t in output.traceback
+                    ]
     nb.nbformat, nb.nbformat_minor = 4, 5
     return nb
 
