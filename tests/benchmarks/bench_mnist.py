@@ -205,19 +205,26 @@ def run_once(recipe: Recipe, data, device: torch.device, num_epochs: int):
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--repeats", type=int, default=None,
+        "--repeats",
+        type=int,
+        default=None,
         help="runs per MLP recipe (default 3; the median time is reported)",
     )
     parser.add_argument(
-        "--cnn-repeats", type=int, default=None,
+        "--cnn-repeats",
+        type=int,
+        default=None,
         help="runs of the CNN recipe (default 1)",
     )
     parser.add_argument(
-        "--quick", action="store_true",
+        "--quick",
+        action="store_true",
         help="smoke run: 1 repeat, 1 epoch, 4096 training / 1024 test images",
     )
     parser.add_argument(
-        "--only", choices=[r.key for r in RECIPES], action="append",
+        "--only",
+        choices=[r.key for r in RECIPES],
+        action="append",
         help="run only this recipe (repeatable); ratios need notes_mlp",
     )
     args = parser.parse_args(argv)
