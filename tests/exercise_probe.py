@@ -3,7 +3,8 @@
 After nbval has run the last cell of a chapter, one more test item runs in the same
 kernel (so the chapter's whole state is there, at no extra execution cost). For each
 `check_*(...)` call in a solution it calls the check again with wrong answers — `None`
-and a perturbed copy of the solution's own answer — and expects an AssertionError (a
+and a perturbed copy of the solution's own answer (a function becomes one that does
+nothing) — and expects an AssertionError (a
 TypeError or a silent pass would leave a learner with no useful hint).
 """
 
@@ -46,8 +47,8 @@ PROBE = textwrap.dedent(
             if isinstance(value, dict) and value:
                 key = next(iter(value))
                 return {**value, key: perturb(value[key])}
-            if callable(value):
-                return lambda *a, **k: perturb(value(*a, **k))
+            if callable(value):  # a function that does nothing and returns None
+                return lambda *args, **kwargs: None
             if hasattr(value, "__array__"):
                 return value + 1
             return None

@@ -101,6 +101,7 @@ def test_plot_cells_end_with_show(notebook):
         # plotting at the top level of the cell (not inside a function definition)
         if re.search(r"^\S.*\bplt\.(subplots|figure|plot|imshow)\(", src, re.M):
             last = [line for line in src.strip().splitlines() if line.strip()][-1]
-            assert last.strip() == "plt.show()" or "display(" in src, (
+            ends = ("plt.show()", "plt.close(fig)", "plt.close()")
+            assert last.strip() in ends or "display(" in src, (
                 f"code cell {index} draws a figure but does not end with plt.show()"
             )
