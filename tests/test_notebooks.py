@@ -111,3 +111,15 @@ def test_no_matplotlib_reprs(notebook):
                 f"code cell {index} stores a matplotlib repr {text[:50]!r}: "
                 "end the cell with plt.show()"
             )
+
+
+def test_progress_bars_hidden_on_the_site(notebook):
+    """A tqdm widget stores only its first frame ("0%|…") as text: on the website that
+    would be a stuck bar. Such cells are tagged remove-output (the book hides the
+    output; Jupyter and Colab still show the live bar) and nbval-ignore-output."""
+    widget = "application/vnd.jupyter.widget-view+json"
+    for index, cell in enumerate(_code_cells(_load(notebook)), start=1):
+        if any(widget in out.get("data", {}) for out in cell.outputs):
+            tags = set(cell.metadata.get("tags", []))
+            missing = {"remove-output", "nbval-ignore-output"} - tags
+            assert not missing, f"code cell {index} shows a progress bar: tag {missing}"
