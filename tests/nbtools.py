@@ -35,8 +35,8 @@ MACHINE_PREFIX = re.compile(r"/[^\s\x1b\"'()]*/(site-packages|lib/python3\.\d+)/
 
 
 def strip_machine_paths(text: str) -> str:
-    """'/x/.venv/lib/python3.11/site-packages/a.py' -> '…/site-packages/a.py'"""
-    return MACHINE_PREFIX.sub(r"…/\1/", text)
+    """'/x/.venv/lib/python3.11/site-packages/a.py' -> '.../site-packages/a.py'"""
+    return MACHINE_PREFIX.sub(r".../\1/", text)
 
 
 def toc_files(root: Path = ROOT) -> list[str]:

@@ -61,7 +61,7 @@ def _collect_results(app, doctree):
         if "traceback" in block.get("classes", []) and MACHINE_PREFIX.search(
             block.astext()
         ):  # the build machine's paths have no place on the site
-            text = MACHINE_PREFIX.sub(r"…/\1/", block.astext())
+            text = MACHINE_PREFIX.sub(r".../\1/", block.astext())
             block.replace_self(block.__class__(text, text, **block.attributes))
             continue
         if "output" in block.get("classes", []):
