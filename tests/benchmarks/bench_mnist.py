@@ -13,14 +13,19 @@ available accelerator, seeded):
                labels, SGD(lr=0.01, momentum=0.9), batch size 512, 3 epochs.
 (b) fixed_mlp  the same network and batch size, trained as a classifier: cross-entropy
                on the logits (no ReLU on the output), Adam(lr=1e-3), 3 epochs.
-(c) cnn        the CNN of notebooks/11_cnn_mnist.ipynb with the chapter's recipe.
+(c) cnn        the CNN of notebooks/11_cnn_mnist.ipynb with the chapter's recipe:
+               two conv5x5-BN-ReLU-maxpool stages (16, 32 channels), 1568-128-10,
+               cross-entropy, Adam + OneCycleLR(max_lr=0.01), batch size 128, 3 epochs
+               (without the chapter's test pass after each epoch).
 
-Every recipe is seeded identically in every repeat, so the test accuracy is the same in
-every repeat on one machine; the training wall time (data already in memory; loading is
-timed once, separately) is the median over the repeats. Images/s = epochs x training
-images / median wall time. Ratios are relative to (a). The note's own loader decodes a
-PIL image per sample (ToTensor + Normalize); here every recipe reads the same tensors,
-so the table compares the recipes, not the data pipelines.
+Runs: 3 per MLP recipe (--repeats) and 1 for the CNN (--cnn-repeats; it takes ~30 s on
+an idle 2-core CPU). Every recipe is seeded identically in every repeat, so the test
+accuracy is the same in every repeat on one machine; the training wall time (data
+already in memory; loading is timed once, separately) is the median over the repeats.
+Images/s = epochs x training images / median wall time. Ratios are relative to (a).
+The note's own loader converts a PIL image per sample (ToTensor + Normalize); here
+every recipe reads the same tensors, so the table compares the recipes, not the data
+pipelines.
 
 Data root: $TORCH_COURSE_DATA, else ./data (MNIST/raw/*-ubyte; downloaded when online).
 """
@@ -231,6 +236,7 @@ def main(argv=None) -> None:
 
     root = Path(os.environ.get("TORCH_COURSE_DATA") or "data")
     device = pick_device()
+    load_before = os.getloadavg()[0]
     limit_train, limit_test = (4096, 1024) if args.quick else (None, None)
 
     t0 = time.perf_counter()
@@ -280,6 +286,10 @@ def main(argv=None) -> None:
             f"{acc:8.4f} {wall:8.1f} {cpu:7.1f} {ips:9.0f} {ratios}"
         )
     print()
+    print(
+        f"1-minute load average: {load_before:.2f} before, {os.getloadavg()[0]:.2f} "
+        f"after, on {os.cpu_count()} CPUs (other processes inflate the times)"
+    )
     print(
         "train s: median training wall time over the runs (data in memory); cpu s: "
         "median process CPU time (all threads);\nimages/s = epochs x training images "
