@@ -21,7 +21,10 @@ from sphinx.util.docutils import SphinxDirective
 # Lines a chapter prints that summarise its result (shown on the status page).
 # The build machine's Python prefix in tracebacks (as tests/nbtools.py strips it).
 MACHINE_PREFIX = re.compile(r"/[^\s\x1b\"'()]*/(site-packages|lib/python3\.\d+)/")
-RESULT_LINE = re.compile(r"^(test accuracy|result|recovered)\b.*$", re.M | re.I)
+RESULT_LINE = re.compile(
+    r"^(test accuracy|accuracy|result|both versions|learned w|restored model)\b.*$",
+    re.M | re.I,
+)
 
 
 def _dedupe_scripts(app, pagename, templatename, context, doctree):
