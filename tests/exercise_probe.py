@@ -19,6 +19,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from nbtools import python_source
+
 # Runs inside the chapter's kernel. `__CALLS__` is replaced by [(name, [arg sources])].
 PROBE = textwrap.dedent(
     """
@@ -97,12 +99,7 @@ def solution_check_calls(path: Path) -> list[tuple[str, list[str]]]:
             continue
         if not in_solution:
             continue
-        source = "\n".join(
-            line
-            for line in cell.source.splitlines()
-            if not line.lstrip().startswith("%")
-        )
-        for node in ast.walk(ast.parse(source)):
+        for node in ast.walk(ast.parse(python_source(cell.source))):
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Name)

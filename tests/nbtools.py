@@ -39,6 +39,15 @@ def strip_machine_paths(text: str) -> str:
     return MACHINE_PREFIX.sub(r".../\1/", text)
 
 
+def python_source(cell_source: str) -> str:
+    """A code cell as plain Python: IPython magics and shell lines (% …, ! …) blanked,
+    so that `ast.parse` works and line numbers stay the same."""
+    return "\n".join(
+        "" if line.lstrip().startswith(("%", "!")) else line
+        for line in cell_source.splitlines()
+    )
+
+
 def toc_files(root: Path = ROOT) -> list[str]:
     """Every `file:` entry of _toc.yml, in order (without suffix)."""
     toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))

@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nbtools import ROOT, execute, toc_notebooks
+from nbtools import ROOT, execute, python_source, toc_notebooks
 
 
 def _sources(path: Path) -> list[str]:
@@ -35,7 +35,7 @@ def test_mnist_goes_through_load_mnist(path):
     code = "\n".join(_sources(path))
     setup = _sources(path)[0]
     assert 'os.environ.get("TORCH_COURSE_DATA")' in setup
-    tree = ast.parse("\n".join(ln for ln in code.splitlines() if ln[:1] not in "%!"))
+    tree = ast.parse(python_source(code))
     calls = [
         node
         for node in ast.walk(tree)
@@ -57,8 +57,7 @@ def test_missing_data_gives_one_clear_message(path, tmp_path, monkeypatch):
     upto = next(i for i, src in enumerate(sources) if "def load_mnist(" in src)
     body = []  # the imports of every cell up to the helper's, then that cell
     for index, src in enumerate(sources[: upto + 1]):
-        lines = [ln for ln in src.splitlines() if not ln.startswith(("%", "!"))]
-        tree = ast.parse("\n".join(lines))
+        tree = ast.parse(python_source(src))
         body += [
             node
             for node in tree.body
