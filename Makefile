@@ -16,20 +16,29 @@ MATHJAX_OUT := _build/assets/mathjax
 # Notebooks to execute (make execute NB=notebooks/01_tensors.ipynb); default: the toc's.
 NB ?= $(shell $(BIN)/python tests/nbtools.py toc)
 # nbval compares every stored output; this file normalises addresses and ids first.
+# Each chapter runs once, on one of the machine's cores (pytest-xdist, one file a worker).
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 NBVAL := --nbval --nbval-current-env --nbval-cell-timeout=600 \
-         --nbval-sanitize-with tests/nbval_sanitize.cfg
+         --nbval-sanitize-with tests/nbval_sanitize.cfg -n $(JOBS) --dist loadfile
+# The Colab lane: Google Colab's versions (tests/colab/requirements.txt), on Python 3.13
+# where the machine has it (pyenv), else the default python3.
+COLAB_VENV := .venv-colab
+COLAB_PYTHON ?= $(or $(lastword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13)),$(shell command -v python3.13 2>/dev/null),$(PYTHON))
 
-.PHONY: help setup system-packages browser book serve execute test lint clean bench
+.PHONY: help setup system-packages browser book serve execute test test-colab lint \
+        spell lock clean bench
 
 help:
-	@echo "make book     build the website into _build/html (the main job)"
-	@echo "make test     everything CI checks: lint, book, structure, nbval, site tests"
-	@echo "make serve    serve _build/html on http://127.0.0.1:$(PORT)/"
-	@echo "make execute  re-run notebooks in place (NB=notebooks/NN_x.ipynb for one)"
-	@echo "make lint     ruff over notebooks and tests"
-	@echo "make bench    MNIST benchmark: notes' MLP vs fixed MLP vs CNN"
-	@echo "make setup    create .venv and install everything (done by book/test)"
-	@echo "make clean    remove build outputs (keeps .venv)"
+	@echo "make book       build the website into _build/html (the main job)"
+	@echo "make test       everything CI checks: lint, book, structure, nbval, site tests"
+	@echo "make test-colab run every chapter alone on Google Colab's package versions"
+	@echo "make serve      serve _build/html on http://127.0.0.1:$(PORT)/"
+	@echo "make execute    re-run notebooks in place (NB=notebooks/NN_x.ipynb for one)"
+	@echo "make lint       ruff, codespell and notebook normalisation"
+	@echo "make lock       regenerate requirements.lock from requirements.txt"
+	@echo "make bench      MNIST benchmark: the notes' MLP, the fixed MLP, the CNNs"
+	@echo "make setup      create .venv from requirements.lock (done by book/test)"
+	@echo "make clean      remove build outputs (keeps .venv)"
 
 # --- installation ----------------------------------------------------------------
 setup: system-packages $(STAMP) $(MATHJAX_SRC)/tex-mml-chtml.js
@@ -59,11 +68,21 @@ if [ -n "$$missing" ]; then \
 fi
 endef
 
-$(STAMP): requirements.txt
+# Every package from the lock, each checked against its hash; then anything the lock
+# does not list (left from an older lock) is removed, so the venv is exactly the lock.
+$(STAMP): requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "installing requirements.txt into $(VENV) …"
-	@$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
+	@echo "installing requirements.lock into $(VENV) …"
+	@$(BIN)/python -m pip install -q --disable-pip-version-check --require-hashes \
+	  --no-deps -r requirements.lock
+	@$(BIN)/python tests/lockfile.py sync
 	@touch $@
+
+# requirements.txt (edited by people) -> requirements.lock (generated, with hashes).
+lock: $(STAMP)
+	@$(BIN)/uv pip compile requirements.txt --quiet --generate-hashes --universal \
+	  --python-version 3.11 --custom-compile-command "make lock" -o requirements.lock
+	@echo "requirements.lock regenerated: make setup installs it"
 
 $(MATHJAX_SRC)/tex-mml-chtml.js:
 	@mkdir -p $(VENV)/npm
@@ -79,7 +98,8 @@ $(MATHJAX_OUT)/tex-mml-chtml.js: $(MATHJAX_SRC)/tex-mml-chtml.js
 	@cp $(MATHJAX_SRC)/tex-mml-chtml.js $(MATHJAX_OUT)/
 
 # --- the book ----------------------------------------------------------------------
-# Fails on any cell error (only cells tagged raises-exception may raise) or warning.
+# Renders the outputs committed in the notebooks (nbval proves they reproduce): the
+# book never executes a chapter. Fails on any warning.
 book: setup $(MATHJAX_OUT)/tex-mml-chtml.js
 	@$(BIN)/jupyter-book build . --warningiserror --keep-going --quiet
 	@echo "built: _build/html/index.html (make serve to browse it)"
@@ -89,20 +109,40 @@ serve:
 	@echo "serving http://127.0.0.1:$(PORT)/ (Ctrl-C to stop)"
 	@$(BIN)/python -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
 
-# Re-run notebooks top to bottom in place, then normalise their metadata.
+# Re-run notebooks top to bottom in place, normalise them, and record each run (time,
+# result lines, versions) in notebooks/status.json for the book's status page.
 execute: setup
 	@$(BIN)/python tests/nbtools.py execute $(NB)
 
 # --- checks ------------------------------------------------------------------------
-lint: setup
+lint: setup spell
 	@$(BIN)/ruff check notebooks tests book/_ext
+	@$(BIN)/python tests/nbtools.py check notebooks/*.ipynb
+
+# Spelling of what people wrote: cell sources (not outputs), book pages, tests, docs.
+spell: setup
+	@rm -rf _build/spell
+	@$(BIN)/python tests/nbtools.py sources _build/spell notebooks/*.ipynb
+	@$(BIN)/codespell _build/spell book tests README.md CONTRIBUTING.md Makefile
 
 test: setup browser lint book
 	@$(BIN)/python -m pytest -p no:cacheprovider tests $(NB) $(NBVAL)
+
+# A second venv with Colab's versions; every chapter copied alone into an empty folder
+# and run top to bottom (no output comparison), deprecations in chapter code = errors.
+$(COLAB_VENV)/.installed: tests/colab/requirements.txt
+	@test -x $(COLAB_VENV)/bin/python || $(COLAB_PYTHON) -m venv $(COLAB_VENV)
+	@echo "installing Colab's versions into $(COLAB_VENV) ($$($(COLAB_VENV)/bin/python -V)) …"
+	@$(COLAB_VENV)/bin/python -m pip install -q --disable-pip-version-check \
+	  -r tests/colab/requirements.txt
+	@touch $@
+
+test-colab: system-packages $(COLAB_VENV)/.installed
+	@$(COLAB_VENV)/bin/python tests/colab_lane.py $(NB)
 
 bench: setup
 	@$(BIN)/python tests/benchmarks/bench_mnist.py
 
 clean:
 	@rm -rf _build .pytest_cache notebooks/.ipynb_checkpoints
-	@echo "removed _build (the venv .venv stays; rm -rf .venv to reinstall)"
+	@echo "removed _build (the venvs .venv and .venv-colab stay)"

@@ -1,25 +1,35 @@
-"""Notebook tooling shared by the Makefile and the tests.
+"""Notebook tooling shared by the Makefile, the tests and the Colab lane.
 
     python tests/nbtools.py execute notebooks/01_tensors.ipynb [...]
     python tests/nbtools.py normalise notebooks/*.ipynb
+    python tests/nbtools.py check notebooks/*.ipynb   # normalised? (pre-commit)
     python tests/nbtools.py toc            # the notebooks listed in _toc.yml
+    python tests/nbtools.py sources DIR notebooks/*.ipynb   # cell sources as text
 
 `execute` runs a notebook top to bottom in a fresh kernel, in the notebook's folder
-(as Jupyter, Colab, nbval and Jupyter Book do), stores the outputs and normalises the
-file, so that committed outputs always come from one clean run.
+(as Jupyter, Colab, nbval and Jupyter Book do), stores the outputs, normalises the file
+and records the run (time, result lines, versions) in notebooks/status.json — the
+book's status page is generated from that record, so the book never executes a chapter.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import platform
 import re
 import sys
 import time
+from datetime import date
+from importlib.metadata import version
 from pathlib import Path
 
 import nbformat
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+STATUS = ROOT / "notebooks" / "status.json"
 KERNELSPEC = {
     "display_name": "Python 3 (ipykernel)",
     "language": "python",
@@ -27,11 +37,21 @@ KERNELSPEC = {
 }
 # Notebook metadata we keep; everything else (jupytext, widgets, colab…) is dropped.
 KEEP_NB_METADATA = {"kernelspec", "language_info", "mystnb"}
-# Cell-level metadata we keep: tags drive nbval and Jupyter Book.
-KEEP_CELL_METADATA = {"tags"}
-DEFAULT_TIMEOUT = 600  # seconds per cell, as in _config.yml
+# Cell-level metadata we keep: tags drive nbval and Jupyter Book; `mystnb` holds a
+# figure's alt text and caption (myst-nb reads them when it renders the page).
+KEEP_CELL_METADATA = {"tags", "mystnb"}
+DEFAULT_TIMEOUT = 600  # seconds per cell
+# A deprecated call in a chapter's own code (module __main__ in the kernel) is an
+# error, in every lane: the kernel inherits PYTHONWARNINGS from whoever starts it.
+WARNINGS_AS_ERRORS = "error::DeprecationWarning:__main__,error::FutureWarning:__main__"
 # Tracebacks name the files of this machine's Python: keep only the part a reader needs.
 MACHINE_PREFIX = re.compile(r"/[^\s\x1b\"'()]*/(site-packages|lib/python3\.\d+)/")
+# Lines a chapter prints that summarise its result (shown on the status page).
+RESULT_LINE = re.compile(
+    r"^(test accuracy|validation accuracy|accuracy|result|both versions|learned w|"
+    r"restored model)\b.*$",
+    re.M | re.I,
+)
 
 
 def strip_machine_paths(text: str) -> str:
@@ -68,7 +88,7 @@ def toc_files(root: Path = ROOT) -> list[str]:
 
 
 def toc_notebooks(root: Path = ROOT) -> list[Path]:
-    """The chapter notebooks listed in _toc.yml."""
+    """The notebooks listed in _toc.yml (chapters and appendix)."""
     return [
         root / f"{entry}.ipynb"
         for entry in toc_files(root)
@@ -102,7 +122,64 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def execute(path: Path, timeout: int = DEFAULT_TIMEOUT) -> float:
+def is_normalised(path: Path) -> bool:
+    text = path.read_text(encoding="utf-8")
+    nb = nbformat.reads(text, as_version=4)
+    return nbformat.writes(normalise(nb)) + "\n" == text
+
+
+def code_digest(nb: nbformat.NotebookNode) -> str:
+    """A fingerprint of a notebook's code: the status record belongs to this code."""
+    code = "\n\x00".join(c.source for c in nb.cells if c.cell_type == "code")
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()[:16]
+
+
+def result_lines(nb: nbformat.NotebookNode) -> list[str]:
+    found = []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "nbval-ignore-output" in cell.metadata.get(
+            "tags", []
+        ):
+            continue
+        for out in cell.get("outputs", []):
+            if out.output_type == "stream" and out.name == "stdout":
+                found += [m.group(0).strip() for m in RESULT_LINE.finditer(out.text)]
+    return found
+
+
+def environment() -> dict:
+    import torch
+
+    device = "CUDA GPU" if torch.cuda.is_available() else "CPU"
+    return {
+        "python": platform.python_version(),
+        "torch": version("torch").split("+")[0],
+        "torchvision": version("torchvision").split("+")[0],
+        "platform": f"{platform.system()} {platform.machine()}",
+        "cores": os.cpu_count(),
+        "device": device,
+    }
+
+
+def record(path: Path, seconds: float, nb: nbformat.NotebookNode) -> None:
+    """Store one run in notebooks/status.json (read by the book's status page)."""
+    status = json.loads(STATUS.read_text(encoding="utf-8")) if STATUS.exists() else {}
+    status[path.stem] = {
+        "seconds": round(seconds, 1),
+        "date": date.today().isoformat(),
+        "code": code_digest(nb),
+        "results": result_lines(nb),
+        **environment(),
+    }
+    text = json.dumps(dict(sorted(status.items())), indent=1, ensure_ascii=False)
+    partial = STATUS.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text(text + "\n", encoding="utf-8")
+    partial.replace(STATUS)  # atomic: a reader never sees half a file
+
+
+def execute(
+    path: Path, timeout: int = DEFAULT_TIMEOUT, kernel_env: dict | None = None
+) -> float:
     """Run one notebook top to bottom in place; return the wall time in seconds."""
     from nbclient import NotebookClient
 
@@ -112,6 +189,7 @@ def execute(path: Path, timeout: int = DEFAULT_TIMEOUT) -> float:
             cell.outputs, cell.execution_count = [], None
     nb.metadata["kernelspec"] = nbformat.NotebookNode(KERNELSPEC)
     timeout = nb.metadata.get("mystnb", {}).get("execution_timeout", timeout)
+    env = {**os.environ, "PYTHONWARNINGS": WARNINGS_AS_ERRORS, **(kernel_env or {})}
     client = NotebookClient(
         nb,
         timeout=timeout,
@@ -120,27 +198,46 @@ def execute(path: Path, timeout: int = DEFAULT_TIMEOUT) -> float:
         record_timing=False,
     )
     start = time.perf_counter()
-    client.execute()
+    client.execute(env=env)  # keyword arguments go to the kernel's start
     seconds = time.perf_counter() - start
     nbformat.write(normalise(nb), path)
     return seconds
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"execute", "normalise", "toc"}:
+    if not argv or argv[0] not in {"execute", "normalise", "check", "toc", "sources"}:
         print(__doc__)
         return 2
     command, paths = argv[0], [Path(p) for p in argv[1:]]
+    if command == "sources":  # for spell checking: what people wrote, not outputs
+        out, paths = paths[0], paths[1:]
+        out.mkdir(parents=True, exist_ok=True)
+        for path in paths:
+            nb = nbformat.read(path, as_version=4)
+            text = "\n\n".join(cell.source for cell in nb.cells)
+            (out / f"{path.name}.txt").write_text(text + "\n", encoding="utf-8")
+        return 0
     if command == "toc":
         print("\n".join(str(p.relative_to(ROOT)) for p in toc_notebooks()))
         return 0
+    bad = []
     for path in paths:
         if command == "execute":
             print(f"executing {path} …", flush=True)
-            print(f"  {execute(path):.1f} s")
+            seconds = execute(path)
+            if path.resolve() in {p.resolve() for p in toc_notebooks()}:
+                record(path, seconds, nbformat.read(path, as_version=4))
+            print(f"  {seconds:.1f} s")
+        elif command == "check":
+            if not is_normalised(path):
+                bad.append(str(path))
         else:
             nb = nbformat.read(path, as_version=4)
             nbformat.write(normalise(nb), path)
+    if bad:
+        print("not normalised (run: python tests/nbtools.py normalise FILE):")
+        print("\n".join(f"  {p}" for p in bad))
+        return 1
     return 0
 
 

@@ -2,29 +2,25 @@
 
 - Sphinx 7.4 adds sphinx-thebe's inline script twice, which makes Chromium log
   "THEBE_JS_URL has already been declared": drop exact duplicate scripts per page.
-- ``{course-status}``: a table generated at build time from the execution data myst-nb
-  records (run time, success) and the key result lines each chapter prints
-  (``test accuracy: …``, ``result: …``), with the versions the build ran with.
+- Tracebacks in stored outputs lose the machine's Python prefix.
+- ``{course-status}``: a table of every chapter's last clean run — time, result lines,
+  date and versions — read from ``notebooks/status.json``, which ``make execute``
+  writes (the book itself never executes a chapter).
 """
 
 from __future__ import annotations
 
-import platform
+import json
 import re
-from datetime import date
-from importlib.metadata import version
+from pathlib import Path
 
 from docutils import nodes
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util.docutils import SphinxDirective
 
-# Lines a chapter prints that summarise its result (shown on the status page).
 # The build machine's Python prefix in tracebacks (as tests/nbtools.py strips it).
 MACHINE_PREFIX = re.compile(r"/[^\s\x1b\"'()]*/(site-packages|lib/python3\.\d+)/")
-RESULT_LINE = re.compile(
-    r"^(test accuracy|accuracy|result|both versions|learned w|restored model)\b.*$",
-    re.M | re.I,
-)
+STATUS = "notebooks/status.json"
 
 
 def _dedupe_scripts(app, pagename, templatename, context, doctree):
@@ -43,101 +39,60 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
     scripts[:] = unique
 
 
+def _strip_machine_paths(app, doctree):
+    """The build machine's paths have no place on the site."""
+    for block in list(doctree.findall(nodes.literal_block)):
+        text = block.astext()
+        if "traceback" in block.get("classes", []) and MACHINE_PREFIX.search(text):
+            text = MACHINE_PREFIX.sub(r".../\1/", text)
+            block.replace_self(block.__class__(text, text, **block.attributes))
+
+
 class course_status(nodes.General, nodes.Element):
     """Placeholder, replaced by the table once every document has been read."""
 
 
 class CourseStatusDirective(SphinxDirective):
     def run(self):
-        self.env.course_status_pages = getattr(self.env, "course_status_pages", set())
-        self.env.course_status_pages.add(self.env.docname)
+        self.env.note_dependency(str(Path(self.env.srcdir) / STATUS))
         return [course_status()]
-
-
-def _collect_results(app, doctree):
-    """Remember each notebook's result lines (from its executed outputs)."""
-    env = app.env
-    if not str(env.doc2path(env.docname)).endswith(".ipynb"):
-        return
-    found = []
-    for block in list(doctree.findall(nodes.literal_block)):
-        if "traceback" in block.get("classes", []) and MACHINE_PREFIX.search(
-            block.astext()
-        ):  # the build machine's paths have no place on the site
-            text = MACHINE_PREFIX.sub(r".../\1/", block.astext())
-            block.replace_self(block.__class__(text, text, **block.attributes))
-            continue
-        if "output" in block.get("classes", []):
-            found += [m.group(0).strip() for m in RESULT_LINE.finditer(block.astext())]
-    if not hasattr(env, "course_results"):
-        env.course_results = {}
-    env.course_results[env.docname] = found
-
-
-def _merge(app, env, docnames, other):
-    env.course_results = {
-        **getattr(env, "course_results", {}),
-        **getattr(other, "course_results", {}),
-    }
-
-
-def _purge(app, env, docname):
-    getattr(env, "course_results", {}).pop(docname, None)
-
-
-def _outdated(app, env, added, changed, removed):
-    """Rebuild the status page whenever a chapter is re-read."""
-    if added | changed | removed:
-        return sorted(getattr(env, "course_status_pages", set()))
-    return []
 
 
 class CourseStatusTransform(SphinxPostTransform):
     default_priority = 8
 
     def run(self, **kwargs):
-        from myst_nb.sphinx_ import NbMetadataCollector
-
         env = self.env
-        data = NbMetadataCollector.get_doc_data(env)
-        results = getattr(env, "course_results", {})
+        path = Path(env.srcdir) / STATUS
+        status = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
         builder = self.app.builder
         for node in list(self.document.findall(course_status)):
-            table = _table(["Chapter", "Run time (s)", "Status", "Result"])
+            table = _table(["Chapter", "Run time (s)", "Result", "Measured"])
             tbody = table[0][-1]
             for docname in sorted(env.found_docs):  # chapters sort by number
-                exec_data = data.get(docname, {}).get("exec_data")
-                if not exec_data:
+                run = status.get(Path(docname).name)
+                if not docname.startswith("notebooks/") or run is None:
                     continue
-                title = env.titles[docname].astext()
                 ref = nodes.reference(
                     "",
-                    title,
+                    env.titles[docname].astext(),
                     internal=True,
                     refuri=builder.get_relative_uri(env.docname, docname),
                 )
-                runtime = exec_data.get("runtime")
-                ok = exec_data.get("succeeded")
+                measured = (
+                    f"{run['date']}: Python {run['python']}, torch {run['torch']}, "
+                    f"torchvision {run['torchvision']}, {run['platform']}, "
+                    f"{run['cores']} cores, {run['device']}"
+                )
                 tbody += _row(
                     [
                         nodes.paragraph("", "", ref),
-                        nodes.paragraph(
-                            text="-" if runtime is None else f"{runtime:.1f}"
-                        ),
-                        nodes.paragraph(text="✅ ran" if ok else "❌ failed"),
-                        nodes.paragraph(
-                            text="; ".join(results.get(docname, [])) or "—"
-                        ),
+                        nodes.paragraph(text=f"{run['seconds']:.1f}"),
+                        nodes.paragraph(text="; ".join(run["results"]) or "—"),
+                        nodes.paragraph(text=measured),
                     ]
                 )
-            versions = (
-                f"As tested with Python {platform.python_version()}, "
-                f"torch {version('torch')}, torchvision {version('torchvision')}, "
-                f"jupyter-book {version('jupyter-book')} on "
-                f"{platform.system()} {platform.machine()} "
-                f"({date.today().isoformat()}; executed on the {_device()})."
-            )
-            node.replace_self([table, nodes.paragraph(text=versions)])
+            node.replace_self(table)
 
 
 def _table(headers):
@@ -162,19 +117,8 @@ def _row(cells):
 
 def setup(app):
     app.connect("html-page-context", _dedupe_scripts, priority=900)
+    app.connect("doctree-read", _strip_machine_paths)
     app.add_node(course_status)
     app.add_directive("course-status", CourseStatusDirective)
-    app.connect("doctree-read", _collect_results)
-    app.connect("env-merge-info", _merge)
-    app.connect("env-purge-doc", _purge)
-    app.connect("env-get-outdated", _outdated)
     app.add_post_transform(CourseStatusTransform)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
-
-
-def _device() -> str:
-    import torch
-
-    if torch.cuda.is_available():
-        return f"GPU {torch.cuda.get_device_name(0)}"
-    return "CPU"
