@@ -9,10 +9,10 @@ STAMP  := $(VENV)/.installed
 PORT   ?= 8000
 # Where the chapters find (or download) MNIST; CI points it at an offline mirror.
 export TORCH_COURSE_DATA ?= $(CURDIR)/data
-# MathJax is served by the site itself (no CDN): fetched once from the npm registry.
-MATHJAX_VERSION := 3.2.2
-MATHJAX_SRC := $(VENV)/npm/node_modules/mathjax/es5
-MATHJAX_OUT := _build/assets/mathjax
+# Node packages (npm registry, locked with integrity hashes in book/_ext/package-lock.json):
+# MathJax typesets the math when the book is built (pages load no math JavaScript);
+# axe-core checks accessibility in the site tests.
+NODE_MODULES := $(VENV)/npm/node_modules
 # Notebooks to execute (make execute NB=notebooks/01_tensors.ipynb); default: the toc's.
 NB ?= $(shell $(BIN)/python tests/nbtools.py toc)
 # nbval compares every stored output; this file normalises addresses and ids first.
@@ -41,7 +41,7 @@ help:
 	@echo "make clean      remove build outputs (keeps .venv)"
 
 # --- installation ----------------------------------------------------------------
-setup: system-packages $(STAMP) $(MATHJAX_SRC)/tex-mml-chtml.js
+setup: system-packages $(STAMP) $(NODE_MODULES)/.installed
 
 # Commands the book needs from the system: graphviz's dot (torchviz), npm (MathJax).
 system-packages:
@@ -84,23 +84,16 @@ lock: $(STAMP)
 	  --python-version 3.11 --custom-compile-command "make lock" -o requirements.lock
 	@echo "requirements.lock regenerated: make setup installs it"
 
-$(MATHJAX_SRC)/tex-mml-chtml.js:
+$(NODE_MODULES)/.installed: book/_ext/package.json book/_ext/package-lock.json
 	@mkdir -p $(VENV)/npm
-	@npm install --silent --no-audit --no-fund --prefix $(VENV)/npm mathjax@$(MATHJAX_VERSION)
-
-# The combined TeX component, the TeX extensions it loads on demand (\boldsymbol …),
-# its fonts, and the menu/accessibility parts it may load.
-$(MATHJAX_OUT)/tex-mml-chtml.js: $(MATHJAX_SRC)/tex-mml-chtml.js
-	@mkdir -p $(MATHJAX_OUT)/output/chtml $(MATHJAX_OUT)/input/tex
-	@cp -r $(MATHJAX_SRC)/ui $(MATHJAX_SRC)/a11y $(MATHJAX_OUT)/
-	@cp -r $(MATHJAX_SRC)/input/tex/extensions $(MATHJAX_OUT)/input/tex/
-	@cp -r $(MATHJAX_SRC)/output/chtml/fonts $(MATHJAX_OUT)/output/chtml/
-	@cp $(MATHJAX_SRC)/tex-mml-chtml.js $(MATHJAX_OUT)/
+	@cp book/_ext/package.json book/_ext/package-lock.json $(VENV)/npm/
+	@npm ci --silent --no-audit --no-fund --prefix $(VENV)/npm
+	@touch $@
 
 # --- the book ----------------------------------------------------------------------
 # Renders the outputs committed in the notebooks (nbval proves they reproduce): the
 # book never executes a chapter. Fails on any warning.
-book: setup $(MATHJAX_OUT)/tex-mml-chtml.js
+book: setup
 	@$(BIN)/jupyter-book build . --warningiserror --keep-going --quiet
 	@echo "built: _build/html/index.html (make serve to browse it)"
 

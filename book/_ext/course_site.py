@@ -3,6 +3,8 @@
 - Sphinx 7.4 adds sphinx-thebe's inline script twice, which makes Chromium log
   "THEBE_JS_URL has already been declared": drop exact duplicate scripts per page.
 - Tracebacks in stored outputs lose the machine's Python prefix.
+- Math is typeset at build time (``book/_ext/tex2svg.cjs``, MathJax in Node): pages
+  carry SVG with hidden MathML for screen readers and load no math JavaScript.
 - ``{course-status}``: a table of every chapter's last clean run — time, result lines,
   date and versions — read from ``notebooks/status.json``, which ``make execute``
   writes (the book itself never executes a chapter).
@@ -14,6 +16,9 @@ import json
 import re
 from pathlib import Path
 
+import course_math
+import course_pages
+import course_search
 from docutils import nodes
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util.docutils import SphinxDirective
@@ -116,6 +121,9 @@ def _row(cells):
 
 
 def setup(app):
+    course_math.setup(app)
+    course_pages.setup(app)
+    course_search.setup(app)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.connect("doctree-read", _strip_machine_paths)
     app.add_node(course_status)
