@@ -90,7 +90,9 @@ def test_kernelspec_and_metadata(notebook):
         f"volatile notebook metadata: {sorted(nb.metadata)} (make execute normalises)"
     )
     for cell in nb.cells:
-        assert set(cell.metadata) <= {"tags"}, f"volatile cell metadata {cell.metadata}"
+        assert set(cell.metadata) <= {"tags", "mystnb"}, (
+            f"volatile cell metadata {cell.metadata}"
+        )
 
 
 MPL_REPR = re.compile(r"^\(?\[?<(matplotlib|Figure|Axes|mpl_toolkits)|^Text\(")
