@@ -26,7 +26,7 @@ COLAB_VENV := .venv-colab
 COLAB_PYTHON ?= $(or $(lastword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13)),$(shell command -v python3.13 2>/dev/null),$(PYTHON))
 
 .PHONY: help setup system-packages browser book serve execute test test-colab lint \
-        spell lock clean bench
+        spell lock clean bench audit
 
 help:
 	@echo "make book       build the website into _build/html (the main job)"
@@ -37,6 +37,7 @@ help:
 	@echo "make lint       ruff, codespell and notebook normalisation"
 	@echo "make lock       regenerate requirements.lock from requirements.txt"
 	@echo "make bench      MNIST benchmark: the notes' MLP, the fixed MLP, the CNNs"
+	@echo "make audit      Lighthouse scores and page weights of every page (a report)"
 	@echo "make setup      create .venv from requirements.lock (done by book/test)"
 	@echo "make clean      remove build outputs (keeps .venv)"
 
@@ -135,6 +136,18 @@ test-colab: system-packages $(COLAB_VENV)/.installed
 
 bench: setup
 	@$(BIN)/python tests/benchmarks/bench_mnist.py
+
+# Lighthouse (npm, locked in tests/audit/) with Debian's Chromium over every toc page of
+# the built site, served with gzip: a table of the four scores and the page weights.
+AUDIT_MODULES := $(VENV)/npm-audit/node_modules
+$(AUDIT_MODULES)/.installed: tests/audit/package.json tests/audit/package-lock.json
+	@mkdir -p $(VENV)/npm-audit
+	@cp tests/audit/package.json tests/audit/package-lock.json $(VENV)/npm-audit/
+	@npm ci --silent --no-audit --no-fund --prefix $(VENV)/npm-audit
+	@touch $@
+
+audit: book browser $(AUDIT_MODULES)/.installed
+	@$(BIN)/python tests/audit/audit_site.py
 
 clean:
 	@rm -rf _build .pytest_cache notebooks/.ipynb_checkpoints
