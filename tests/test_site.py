@@ -1,7 +1,9 @@
 """The built website in a real browser (Debian's Chromium driven by playwright).
 
-For every page in the toc: no console error, every image loaded, math typeset by the
-site's own MathJax, and no request leaving 127.0.0.1. Plus search, launch links, and an
+For every page in the toc: no console error, every image loaded, every formula typeset
+(at build time: no raw TeX), no request leaving 127.0.0.1 (animations included), zero
+axe-core accessibility violations, and no sideways scrolling on a 390-px phone. Plus
+alt text, meta tags, English and Chinese search, launch and live-code links, and an
 internal link + anchor check of the whole site with linkchecker.
 """
 
@@ -20,10 +22,18 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
+import yaml
 
-from nbtools import toc_files
+from nbtools import ROOT, toc_files
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+AXE = ROOT / ".venv" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
+# axe's default rules (WCAG 2.x A/AA and best practices) plus one it marks experimental
+AXE_RUN = """axe.run(document, {
+  rules: {"label-content-name-mismatch": {enabled: true}}, resultTypes: ["violations"]
+}).then(r => r.violations.map(v => v.id + ": " + v.help + " — " +
+  v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(" | ")))"""
+PHONE = {"width": 390, "height": 844}
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -73,9 +83,9 @@ def browser(tmp_path_factory):
         browser.close()
 
 
-def visit(browser, url: str, base: str) -> dict:
+def visit(browser, url: str, base: str, viewport: dict | None = None) -> dict:
     """Open a page; return what went wrong on it."""
-    page = browser.new_page()
+    page = browser.new_page(viewport=viewport) if viewport else browser.new_page()
     problems = {"console": [], "external": [], "failed": []}
     page.on(
         "console",
@@ -97,21 +107,28 @@ def visit(browser, url: str, base: str) -> dict:
     page.route("**/*", route)
     page.goto(url, wait_until="load")
     page.wait_for_load_state("networkidle")
-    has_math = page.evaluate("document.querySelectorAll('.math').length > 0")
-    if has_math:
-        page.wait_for_function(
-            "window.MathJax && MathJax.startup && MathJax.startup.promise",
-            timeout=15000,
-        )
-        page.evaluate("MathJax.startup.promise")
-    problems["math_typeset"] = page.evaluate(
-        "document.querySelectorAll('mjx-container').length"
+    # formulas are typeset when the book is built: each one must hold an SVG
+    problems["raw_math"] = page.evaluate(
+        """[...document.querySelectorAll('.math-inline, .math-display, .math')]
+           .filter(e => !e.querySelector('mjx-container svg'))
+           .map(e => e.textContent.slice(0, 60))"""
     )
-    problems["has_math"] = has_math
+    page.evaluate(  # lazy images: bring each into view so that it loads
+        """Promise.all([...document.images].map(i => {
+             i.loading = 'eager'; return i.decode().catch(() => null); }))"""
+    )
     problems["broken_images"] = page.evaluate(
         """[...document.images].filter(i => !(i.complete && i.naturalWidth > 0))
            .map(i => i.getAttribute('src'))"""
     )
+    problems["overflow"] = page.evaluate(
+        "document.documentElement.scrollWidth - window.innerWidth"
+    )
+    if AXE.exists():
+        page.add_script_tag(path=str(AXE))
+        problems["axe"] = page.evaluate(AXE_RUN)
+    else:
+        problems["axe"] = [f"axe-core is missing ({AXE}): make setup installs it"]
     problems["html"] = page.content()
     page.close()
     return problems
@@ -124,19 +141,115 @@ def test_page_in_browser(browser, base_url, entry):
     assert not result["external"], f"requests leaving 127.0.0.1: {result['external']}"
     assert not result["failed"], f"failed requests: {result['failed']}"
     assert not result["broken_images"], f"images not loaded: {result['broken_images']}"
-    if result["has_math"]:
-        assert result["math_typeset"] > 0, "math present but not typeset by MathJax"
+    assert not result["raw_math"], f"formulas not typeset: {result['raw_math'][:3]}"
+    assert not result["axe"], "accessibility (axe-core):\n" + "\n".join(result["axe"])
 
 
-def test_search_finds_broadcasting(browser, base_url):
+@pytest.mark.parametrize("entry", toc_files())
+def test_page_fits_a_phone(browser, base_url, entry):
+    """At 390 px nothing makes the whole page scroll sideways: code, formulas and
+    tables scroll inside their own boxes, inline code wraps."""
+    page = browser.new_page(viewport=PHONE)
+    page.goto(f"{base_url}/{entry}.html", wait_until="load")
+    wide = page.evaluate(
+        """(() => { const W = window.innerWidth, out = [];
+          for (const e of document.querySelectorAll('main *')) {
+            if (e.getBoundingClientRect().right <= W + 1) continue;
+            let a = e.parentElement;
+            while (a && getComputedStyle(a).overflowX === 'visible')
+              a = a.parentElement;
+            if (!a || a === document.body || a === document.documentElement)
+              out.push(e.tagName.toLowerCase() + '.' + e.getAttribute('class'));
+          }
+          return [document.documentElement.scrollWidth - W, out.slice(0, 5)]; })()"""
+    )
+    page.close()
+    assert wide[0] <= 0, f"the page scrolls sideways by {wide[0]} px: {wide[1]}"
+
+
+def bad_alt_texts(site: Path) -> list[str]:
+    """Images whose alt text is missing, empty or a file name (read aloud as such)."""
+    bad = []
+    for path in sorted(site.rglob("*.html")):
+        for tag in re.findall(r"<img\b[^>]*>", path.read_text(encoding="utf-8")):
+            alt = re.search(r'\balt="([^"]*)"', tag)
+            text = alt.group(1).strip() if alt else None
+            if not text or re.search(r"(^|/)[\w.-]+\.(png|jpe?g|svg|gif)$", text):
+                bad.append(f"{path.relative_to(site)}: {tag[:120]}")
+    return bad
+
+
+def test_images_have_meaningful_alt_text(site):
+    bad = bad_alt_texts(site)
+    assert not bad, f"{len(bad)} images without a meaningful alt text:\n" + "\n".join(
+        bad[:20]
+    )
+
+
+@pytest.mark.parametrize("entry", toc_files())
+def test_meta_tags(site, entry):
+    html = (site / f"{entry}.html").read_text(encoding="utf-8")
+    assert len(re.findall(r'<meta name="viewport"', html)) == 1, "duplicate viewport"
+    descriptions = re.findall(r'<meta name="description" content="([^"]*)"', html)
+    assert len(descriptions) == 1 and len(descriptions[0]) > 40, descriptions
+    assert "fontawesome.js" not in html, "Font Awesome's 1.5 MB script is back"
+    assert "searchindex.js" not in html, "the search index loads on every page again"
+
+
+def search(browser, base_url: str, query: str) -> set[str]:
+    """The pages (toc entries) that the site's own search lists for a query."""
     page = browser.new_page()
-    page.goto(f"{base_url}/search.html?q=broadcasting", wait_until="load")
-    page.wait_for_selector("#search-results li", timeout=20000)
-    hits = page.eval_on_selector_all(
+    page.goto(
+        f"{base_url}/search.html?q={urllib.parse.quote(query)}", wait_until="load"
+    )
+    page.wait_for_function(  # searchtools.js writes this line when it is done
+        "(document.querySelector('#search-results p.search-summary') || {})"
+        ".innerText?.length > 0",
+        timeout=30000,
+    )
+    hrefs = page.eval_on_selector_all(
         "#search-results li a", "as => as.map(a => a.href)"
     )
     page.close()
-    assert any("notebooks/01_tensors" in h for h in hits), hits
+    pages = {urllib.parse.urlsplit(h).path.lstrip("/") for h in hrefs}
+    return {p.removesuffix(".html") for p in pages}
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("broadcasting", "notebooks/01_tensors"),
+        ("cross-entropy", "notebooks/08_classification_mlp"),
+    ],
+)
+def test_english_search(browser, base_url, query, expected):
+    assert expected in search(browser, base_url, query)
+
+
+def _main_text(path: Path) -> str:
+    html = path.read_text(encoding="utf-8")
+    main = html[html.find("<main") : html.find("</main>")]
+    return re.sub(r"<[^>]+>", "", main)
+
+
+@pytest.mark.parametrize("term", ["张量", "梯度", "广播", "卷积", "过拟合"])
+def test_chinese_search_finds_every_page(browser, base_url, site, term):
+    """Chinese has no spaces between words: search must still find every page whose
+    text contains the term (the site indexes character pairs)."""
+    pages = {e for e in toc_files() if term in _main_text(site / f"{e}.html")}
+    assert pages, f"no page contains {term}: pick another term"
+    found = search(browser, base_url, term)
+    assert pages <= found, f"{term}: not found on {sorted(pages - found)}"
+
+
+def test_live_code_runs_the_course_repository(site):
+    url = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))[
+        "repository"
+    ]["url"]
+    org_repo = "/".join(url.rstrip("/").split("/")[-2:])
+    html = (site / "notebooks" / "01_tensors.html").read_text(encoding="utf-8")
+    repos = re.findall(r'repo: "([^"]+)"', html)
+    assert repos == [org_repo], f"Thebe/Binder points at {repos}, not {org_repo}"
 
 
 def _chapters():
@@ -235,18 +348,25 @@ def test_checks_catch_planted_faults(site, browser, tmp_path):
         '<img src="../_static/no-such-image.png" alt="missing">'
         '<img src="https://example.org/remote.png" alt="remote">'
         '<script>console.error("planted console error")</script>'
+        '<img src="../_images/planted.png" alt="../_images/planted.png">'
+        '<div style="width: 2000px">planted wide block</div>'
+        "<button></button>"
     )
     page.write_text(html.replace("</main>", faults + "</main>", 1), encoding="utf-8")
 
     server, url = serve(copy)
     try:
         result = visit(browser, f"{url}/book/setup.html", url)
+        phone = visit(browser, f"{url}/book/setup.html", url, viewport=PHONE)
         links = run_linkchecker(f"{url}/index.html", tmp_path)
     finally:
         server.shutdown()
     assert any("planted console error" in msg for msg in result["console"])
     assert any("example.org" in req for req in result["external"])
     assert any("no-such-image.png" in src for src in result["broken_images"])
+    assert any(v.startswith("button-name") for v in result["axe"]), result["axe"]
+    assert phone["overflow"] > 0, "a 2000-px block did not widen the phone page"
+    assert any("planted.png" in b for b in bad_alt_texts(copy))
     assert links.returncode != 0
     assert "no-such-page.html" in links.stdout
     assert any("no-such-anchor" in b for b in broken_anchors(copy))
