@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -9,7 +10,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from nbtools import ROOT, toc_files, toc_notebooks  # noqa: E402
+from nbtools import (  # noqa: E402
+    ROOT,
+    WARNINGS_AS_ERRORS,
+    toc_files,
+    toc_notebooks,
+)
+
+# nbval's kernels inherit this: a deprecated call in a chapter's own code is an error,
+# as in `make execute` and the Colab lane.
+os.environ["PYTHONWARNINGS"] = WARNINGS_AS_ERRORS
 
 SITE = ROOT / "_build" / "html"
 
