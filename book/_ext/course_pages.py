@@ -7,7 +7,7 @@ Per page (``html-page-context``):
   size when tapped;
 - runs of Chinese text carry ``lang="zh-Hans"`` (fonts, screen readers, hyphenation);
 - matplotlib animations link no Font Awesome stylesheet from a CDN (the site has its
-  own icon font);
+  own icon font), and their frames carry the cell's alt text;
 - a solution's header names its exercise in plain text: the whole header opens the
   solution (a link there jumped to the exercise instead);
 - Thebe's live code points at the course's own repository (``repository.url``).
@@ -135,6 +135,27 @@ def _page(app, pagename, templatename, context, doctree):
     context["metatags"] = VIEWPORT.sub("", context.get("metatags", ""))
 
 
+ANIM_IMG = re.compile(r'<img id="(_anim_img[0-9a-f]+)">')
+
+
+def _animation_alt(app, doctree, docname):
+    """matplotlib's animation player shows its frames in an <img> without alt text:
+    give it the cell's alt text (cell metadata mystnb.image.alt, as for figures)."""
+    for cell in doctree.findall(nodes.container):
+        alt = (cell.get("cell_metadata") or {}).get("mystnb", {}).get("image", {})
+        alt = alt.get("alt") if isinstance(alt, dict) else None
+        if not alt:
+            continue
+        for raw in cell.findall(nodes.raw):
+            text = raw.astext()
+            if ANIM_IMG.search(text):
+                label = html.escape(alt)
+                text = ANIM_IMG.sub(
+                    lambda m, label=label: f'<img id="{m.group(1)}" alt="{label}">', text
+                )
+                raw.replace_self(nodes.raw("", text, format=raw.get("format", "html")))
+
+
 def _thebe(app, config):
     """Live code (Thebe + Binder) runs the course's own repository and .binder/."""
     options = config.html_theme_options or {}
@@ -241,5 +262,6 @@ def _finish(app, exception):
 
 def setup(app):
     app.connect("config-inited", _thebe)
+    app.connect("doctree-resolved", _animation_alt)  # after myst-nb picks the output
     app.connect("html-page-context", _page, priority=600)
     app.connect("build-finished", _finish)
