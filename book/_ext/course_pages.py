@@ -151,7 +151,8 @@ def _animation_alt(app, doctree, docname):
             if ANIM_IMG.search(text):
                 label = html.escape(alt)
                 text = ANIM_IMG.sub(
-                    lambda m, label=label: f'<img id="{m.group(1)}" alt="{label}">', text
+                    lambda m, label=label: f'<img id="{m.group(1)}" alt="{label}">',
+                    text,
                 )
                 raw.replace_self(nodes.raw("", text, format=raw.get("format", "html")))
 
