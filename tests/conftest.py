@@ -11,15 +11,15 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from nbtools import (  # noqa: E402
+    KERNEL_ENV,
     ROOT,
-    WARNINGS_AS_ERRORS,
     toc_files,
     toc_notebooks,
 )
 
-# nbval's kernels inherit this: a deprecated call in a chapter's own code is an error,
-# as in `make execute` and the Colab lane.
-os.environ["PYTHONWARNINGS"] = WARNINGS_AS_ERRORS
+# nbval's kernels inherit these, as `make execute`'s do: deprecations in a chapter's own
+# code are errors, and torch runs on one thread (outputs reproducible on any machine).
+os.environ.update(KERNEL_ENV)
 
 SITE = ROOT / "_build" / "html"
 

@@ -87,7 +87,7 @@ class CourseStatusTransform(SphinxPostTransform):
                 measured = (
                     f"{run['date']}: Python {run['python']}, torch {run['torch']}, "
                     f"torchvision {run['torchvision']}, {run['platform']}, "
-                    f"{run['cores']} cores, {run['device']}"
+                    f"{run['device']}, {run.get('threads', run['cores'])} thread(s)"
                 )
                 tbody += _row(
                     [
