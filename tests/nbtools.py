@@ -234,6 +234,8 @@ def execute_all(paths: list[Path]) -> int:
         return path.name
 
     jobs = max(1, min(len(paths), int(os.environ.get("JOBS") or os.cpu_count() or 1)))
+    recorded = json.loads(STATUS.read_text()) if STATUS.exists() else {}
+    paths = sorted(paths, key=lambda p: -recorded.get(p.stem, {}).get("seconds", 0))
     print(f"executing {len(paths)} notebook(s), {jobs} at a time …", flush=True)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         for future in [pool.submit(run, path) for path in paths]:

@@ -33,19 +33,26 @@ MNIST_CHAPTERS = [
 ]
 
 
+# The course's loader: what every MNIST chapter copies verbatim (the loader cell may
+# hold chapter code too, such as a to_tensors helper; only these names are compared).
+LOADER_NAMES = ("TO_TENSOR", "MNIST_FILES", "check_mnist_files", "load_mnist")
+
+
 def _loader(path: Path) -> list[ast.stmt]:
-    """The loader cell's functions and UPPER_CASE constants, as written."""
+    """The loader cell's copies of the course's loader functions and constants."""
     sources = _sources(path)
     cell = next(src for src in sources if "def load_mnist(" in src)
-    return [
-        node
-        for node in ast.parse(python_source(cell)).body
-        if isinstance(node, ast.FunctionDef)
-        or (
-            isinstance(node, ast.Assign)
-            and all(isinstance(t, ast.Name) and t.id.isupper() for t in node.targets)
-        )
-    ]
+    found = {}
+    for node in ast.parse(python_source(cell)).body:
+        if isinstance(node, ast.FunctionDef) and node.name in LOADER_NAMES:
+            found[node.name] = node
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name) and target.id in LOADER_NAMES:
+                found[target.id] = node
+    missing = [name for name in LOADER_NAMES if name not in found]
+    assert not missing, f"{path.name}: the loader cell lacks {missing}"
+    return [found[name] for name in LOADER_NAMES]
 
 
 @pytest.mark.parametrize("path", MNIST_CHAPTERS, ids=[p.stem for p in MNIST_CHAPTERS])
