@@ -127,3 +127,22 @@ def test_progress_bars_hidden_on_the_site(notebook):
             tags = set(cell.metadata.get("tags", []))
             missing = {"remove-output", "nbval-ignore-output"} - tags
             assert not missing, f"code cell {index} shows a progress bar: tag {missing}"
+
+
+def test_figures_have_alt_text(notebook):
+    """A screen reader reads a figure's alt text; without it the site falls back to the
+    image's file name. Each cell that draws a figure (or an animation) carries a
+    description in its metadata: {"mystnb": {"image": {"alt": "..."}}}."""
+    for index, cell in enumerate(_code_cells(_load(notebook)), start=1):
+        data = [out.get("data", {}) for out in cell.outputs]
+        draws = any(k.startswith("image/") for d in data for k in d) or any(
+            "_anim_img" in d.get("text/html", "") for d in data
+        )
+        if not draws:
+            continue
+        image = cell.metadata.get("mystnb", {}).get("image", {})
+        alt = image.get("alt", "") if isinstance(image, dict) else ""
+        assert len(alt.split()) >= 5, (
+            f"code cell {index} draws a figure without alt text: add "
+            '{"mystnb": {"image": {"alt": "what it shows"}}} to its metadata'
+        )

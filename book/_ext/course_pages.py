@@ -136,17 +136,26 @@ def _page(app, pagename, templatename, context, doctree):
 
 
 ANIM_IMG = re.compile(r'<img id="(_anim_img[0-9a-f]+)">')
+ANIM_SLIDER = re.compile(
+    r'(<input id="_anim_slider[0-9a-f]+" type="range")(?! aria-label)'
+)
 
 
 def _animation_alt(app, doctree, docname):
-    """matplotlib's animation player shows its frames in an <img> without alt text:
-    give it the cell's alt text (cell metadata mystnb.image.alt, as for figures)."""
-    for cell in doctree.findall(nodes.container):
+    """matplotlib's animation player shows its frames in an <img> without alt text and
+    has an unlabelled frame slider: give the image the cell's alt text (cell metadata
+    mystnb.image.alt, as for figures) and the slider a label."""
+    for raw in list(doctree.findall(nodes.raw)):
+        text = raw.astext()
+        if ANIM_SLIDER.search(text):
+            text = ANIM_SLIDER.sub(r'\1 aria-label="Animation frame"', text)
+            raw.replace_self(nodes.raw("", text, format=raw.get("format", "html")))
+    for cell in list(doctree.findall(nodes.container)):
         alt = (cell.get("cell_metadata") or {}).get("mystnb", {}).get("image", {})
         alt = alt.get("alt") if isinstance(alt, dict) else None
         if not alt:
             continue
-        for raw in cell.findall(nodes.raw):
+        for raw in list(cell.findall(nodes.raw)):
             text = raw.astext()
             if ANIM_IMG.search(text):
                 label = html.escape(alt)
