@@ -186,6 +186,38 @@ def test_images_have_meaningful_alt_text(site):
     )
 
 
+def test_animations_play_from_image_files(site, browser, base_url):
+    """Each animation's frames are image files (not data in the page, which delayed
+    the first paint); stepping the player to its last frame shows that frame."""
+    pages = [p for p in site.rglob("*.html") if "_anim_img" in p.read_text("utf-8")]
+    assert len(pages) >= 3, f"expected animations on at least 3 pages: {pages}"
+    for path in pages:
+        text = path.read_text("utf-8")
+        assert "data:image/png;base64" not in text, f"{path.name}: frames in the page"
+        page = browser.new_page()
+        page.goto(f"{base_url}/{path.relative_to(site).as_posix()}", wait_until="load")
+        shown = page.evaluate(
+            """async () => {
+                 const out = [];
+                 for (const s of document.querySelectorAll('input[id^=_anim_slider]')) {
+                   s.scrollIntoView();
+                   s.value = s.max;
+                   s.dispatchEvent(new Event('input'));
+                   const img = document.getElementById(s.id.replace('slider', 'img'));
+                   await img.decode().catch(() => null);
+                   out.push([s.max, img.getAttribute('src'), img.naturalWidth]);
+                 }
+                 return out;
+               }"""
+        )
+        page.close()
+        assert shown, f"{path.name}: no animation player"
+        for last, src, width in shown:
+            assert int(last) > 1 and "_images/anim/" in src and width > 0, (
+                f"{path.name}: the last frame ({src}) did not show"
+            )
+
+
 @pytest.mark.parametrize("entry", toc_files())
 def test_meta_tags(site, entry):
     html = (site / f"{entry}.html").read_text(encoding="utf-8")

@@ -7,7 +7,9 @@ Per page (``html-page-context``):
   size when tapped;
 - runs of Chinese text carry ``lang="zh-Hans"`` (fonts, screen readers, hyphenation);
 - matplotlib animations link no Font Awesome stylesheet from a CDN (the site has its
-  own icon font), and their frames carry the cell's alt text;
+  own icon font), and their frames carry the cell's alt text; the frames, embedded in
+  the notebook as base64 data, become image files that the player fetches when it
+  comes into view (a page no longer downloads them before its first paint);
 - a solution's header names its exercise in plain text: the whole header opens the
   solution (a link there jumped to the exercise instead);
 - Thebe's live code points at the course's own repository (``repository.url``).
@@ -21,6 +23,8 @@ Once per build (``build-finished``):
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import re
 from pathlib import Path
@@ -47,6 +51,25 @@ SOLUTION_LINK = re.compile(
     r'href="[^"]*">(.*?)</a></p>)'
 )
 VIEWPORT = re.compile(r'\s*<meta name="viewport"[^>]*>')
+# matplotlib's to_jshtml player: one script per animation, its frames as data URLs
+ANIM_SCRIPT = re.compile(r'var img_id = "(_anim_img[0-9a-f]+)";.*?setTimeout', re.S)
+ANIM_FRAME = re.compile(
+    r'frames\[(\d+)\] = "data:image/(png|jpeg);base64,([A-Za-z0-9+/=\\\n]+)"'
+)
+ANIM_PRELOAD = (
+    "this.frames[i] = new Image();\n     this.frames[i].src = frames[i];\n    }"
+)
+ANIM_ON_DEMAND = """this.frames[i] = {src: frames[i]};  // fetched when shown
+    }
+    var sources = frames, player = document.getElementById(img_id);
+    if ("IntersectionObserver" in window && player) {  // warm the cache when in view
+      new IntersectionObserver(function (seen, observer) {
+        if (seen.some(function (s) { return s.isIntersecting; })) {
+          sources.forEach(function (src) { new Image().src = src; });
+          observer.disconnect();
+        }
+      }, {rootMargin: "300px"}).observe(player);
+    }"""
 
 
 def mark_chinese(body: str) -> str:
@@ -104,6 +127,44 @@ def _figures(app, body: str) -> str:
     return IMG.sub(lazy, body)
 
 
+def _animation_frames(app, pagename: str, body: str) -> str:
+    """Write each animation frame to _images/anim/ and let the player fetch it by URL,
+    when it is shown; the player's image gets the frames' size (no layout shift)."""
+    if "_anim_img" not in body:
+        return body
+    folder = Path(app.outdir) / "_images" / "anim"
+    up = "../" * pagename.count("/")
+    sizes = {}
+
+    def script(match):
+        img_id = match.group(1)
+
+        def frame(m):
+            data = base64.b64decode(re.sub(r"[\\\n]", "", m.group(3)))
+            ext = "png" if m.group(2) == "png" else "jpg"
+            name = f"{hashlib.sha256(data).hexdigest()[:20]}.{ext}"
+            folder.mkdir(parents=True, exist_ok=True)
+            if not (folder / name).exists():
+                (folder / name).write_bytes(data)
+            if ext == "png" and img_id not in sizes:  # width, height from the header
+                sizes[img_id] = (
+                    int.from_bytes(data[16:20], "big"),
+                    int.from_bytes(data[20:24], "big"),
+                )
+            return f'frames[{m.group(1)}] = "{up}_images/anim/{name}"'
+
+        return ANIM_FRAME.sub(frame, match.group(0))
+
+    body = ANIM_SCRIPT.sub(script, body)
+    body = body.replace(ANIM_PRELOAD, ANIM_ON_DEMAND)
+    for img_id, (width, height) in sizes.items():
+        body = body.replace(
+            f'<img id="{img_id}"',
+            f'<img id="{img_id}" width="{width}" height="{height}"',
+        )
+    return body
+
+
 def _description(doctree) -> str:
     """The page's first real paragraph, as plain text (≤ 160 characters)."""
     if doctree is None:
@@ -121,6 +182,7 @@ def _page(app, pagename, templatename, context, doctree):
     body = context.get("body")
     if body:
         body = FA_CDN.sub("", body)
+        body = _animation_frames(app, pagename, body)
         body = SOLUTION_LINK.sub(
             r'<p class="admonition-title">Solution to \2</p>', body
         )
