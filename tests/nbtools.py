@@ -129,6 +129,8 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
                     output.traceback = [
                         strip_machine_paths(t) for t in output.traceback
                     ]
+                elif output.output_type == "stream" and output.name == "stderr":
+                    output.text = strip_machine_paths(output.text)  # library logs
     nb.nbformat, nb.nbformat_minor = 4, 5
     return nb
 
