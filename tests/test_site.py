@@ -192,6 +192,47 @@ def test_images_have_meaningful_alt_text(site):
     )
 
 
+class _ChineseRuns(html.parser.HTMLParser):
+    """Text runs with Han characters that no element marks as Chinese (lang="zh…")."""
+
+    HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]+")
+    SKIP = {"script", "style", "title", "svg", "math", "textarea", "mjx-container"}
+    VOID = {"br", "img", "input", "meta", "link", "hr", "wbr", "source", "col"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.unmarked = [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in self.VOID:
+            self.stack.append((tag, (dict(attrs).get("lang") or "")))
+
+    def handle_endtag(self, tag):
+        for i in range(len(self.stack) - 1, -1, -1):  # tolerate unclosed elements
+            if self.stack[i][0] == tag:
+                del self.stack[i:]
+                break
+
+    def handle_data(self, data):
+        if not self.HAN.search(data) or any(t in self.SKIP for t, _ in self.stack):
+            return
+        lang = next((lang for _, lang in reversed(self.stack) if lang), "")
+        if not lang.startswith("zh"):
+            self.unmarked.append(data.strip()[:40])
+
+
+def test_chinese_text_is_marked_as_chinese(site):
+    """Every run of Chinese characters, in the body and in the navigation, sits in an
+    element with lang="zh-Hans" (the page itself is English): fonts and screen readers
+    need it."""
+    bad = []
+    for path in sorted(site.rglob("*.html")):
+        parser = _ChineseRuns()
+        parser.feed(path.read_text("utf-8"))
+        bad += [f"{path.relative_to(site)}: {run}" for run in parser.unmarked[:3]]
+    assert not bad, f"{len(bad)} Chinese runs without lang:\n" + "\n".join(bad[:20])
+
+
 def test_animations_play_from_image_files(site, browser, base_url):
     """Each animation's frames are image files (not data in the page, which delayed
     the first paint); stepping the player to its last frame shows that frame."""

@@ -18,6 +18,7 @@ Once per build (``build-finished``):
 - no page loads Font Awesome's 1.5 MB JavaScript (the icon font does the same job), and
   the icon fonts are cut down to the icons the site uses;
 - pages other than search.html do not load the search index;
+- Chinese runs in the theme's navigation carry ``lang="zh-Hans"`` as well;
 - no source-map references to files that are not shipped.
 """
 
@@ -74,10 +75,16 @@ ANIM_ON_DEMAND = """this.frames[i] = {src: frames[i]};  // fetched when shown
 
 def mark_chinese(body: str) -> str:
     """Wrap runs of Chinese characters in text (never inside tags) in lang spans."""
-    out, stack = [], []
+    out, stack, spans = [], [], []  # spans: is each open <span> already Chinese?
     for part in TAG.split(body):
         if part.startswith("<"):
             name = re.match(r"</?([a-zA-Z][\w-]*)", part)
+            if name and name.group(1).lower() == "span":  # marked before: idempotent
+                if part.startswith("</"):
+                    if spans:
+                        spans.pop()
+                elif not part.endswith("/>"):
+                    spans.append('lang="zh-Hans"' in part)
             if name and name.group(1).lower() in SKIP:
                 if part.startswith("</"):
                     if stack:
@@ -85,7 +92,7 @@ def mark_chinese(body: str) -> str:
                 elif not part.endswith("/>"):
                     stack.append(name.group(1).lower())
             out.append(part)
-        elif stack or not CJK_RUN.search(part):
+        elif stack or any(spans) or not CJK_RUN.search(part):
             out.append(part)
         else:
             out.append(CJK_RUN.sub(r'<span lang="zh-Hans">\g<0></span>', part))
@@ -302,6 +309,15 @@ SEARCH_LABEL = (
 )
 # The logo link sits outside every landmark (axe: region): give it one.
 BRAND = re.compile(r'(<a class="navbar-brand logo".*?</a>)', re.S)
+# The theme's navigation (the book's table of contents, the page's contents, previous /
+# next) and the print-only title are outside the page body: their Chinese runs get
+# their lang here.
+NAV = re.compile(
+    r"<nav\b.*?</nav>"
+    r'|<p class="prev-next-title">.*?</p>'
+    r'|<div id="jb-print-docs-body"[^>]*>\s*<h1>.*?</h1>',
+    re.S,
+)
 
 
 def _finish(app, exception):
@@ -318,6 +334,7 @@ def _finish(app, exception):
         )
         if 'aria-label="Course home"' not in text:
             text = BRAND.sub(r'<nav aria-label="Course home">\1</nav>', text, count=1)
+        text = NAV.sub(lambda m: mark_chinese(m.group(0)), text)
         for extra in reversed(list(VIEWPORT.finditer(text))[1:]):  # keep the first
             text = text[: extra.start()] + text[extra.end() :]
         if text != original:
